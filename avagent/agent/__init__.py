@@ -1,0 +1,1 @@
+"""The LangGraph repair loop and its planners."""

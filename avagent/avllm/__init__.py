@@ -1,0 +1,1 @@
+"""Audio-visual LLM assembly, trainer and evaluator (Crab / Crab+ / Dolphin designs)."""

@@ -1,0 +1,1 @@
+"""Shared vocabulary: Clip and media I/O, configuration, signal features, metrics and the corruption simulator."""

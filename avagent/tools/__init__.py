@@ -1,0 +1,1 @@
+"""Perception: audio and video describers and the reflection scorer."""

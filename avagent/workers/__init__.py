@@ -1,0 +1,1 @@
+"""Celery app and tasks, and the embedded in-process executor."""
