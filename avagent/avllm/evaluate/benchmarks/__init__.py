@@ -1,0 +1,1 @@
+"""Benchmark task definitions by family; `tasks` registers them."""
