@@ -52,6 +52,95 @@ def list_actions() -> None:
     console.print(table)
 
 
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML or JSON settings file")]
+
+
+@app.command("repair")
+def repair_cmd(
+    input_path: Annotated[Path, typer.Argument(metavar="IN", help="video with sound")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="repaired video (default IN.repaired.EXT)")
+    ] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="report JSON path")] = None,
+    planner: Annotated[str | None, typer.Option(help="rules | llm | random")] = None,
+    max_iterations: Annotated[int | None, typer.Option("--max-iterations", help="plans tried at most")] = None,
+    threshold: Annotated[float | None, typer.Option(help="both scores must reach it (0-1)")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed (random planner, fills)")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="resume key (default: hash of input+options)")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Repair the audio of a video so it matches the picture; write video, WAV and report."""
+    from avagent.agent.run import options_from_settings, planner_from_settings, repair, toolset_from_settings
+    from avagent.core.config import load_settings
+
+    settings = load_settings(
+        config,
+        agent__planner=planner,
+        agent__max_iterations=max_iterations,
+        agent__threshold=threshold,
+        agent__seed=seed,
+    )
+    result = repair(
+        input_path,
+        output,
+        options=options_from_settings(settings),
+        tools=toolset_from_settings(settings),
+        planner=planner_from_settings(settings),
+        run_id=run_id,
+        report_path=report,
+        limits=settings.media,
+        on_event=print_event,
+    )
+    print_summary(result.report)
+
+
+@app.command("describe")
+def describe_cmd(
+    input_path: Annotated[Path, typer.Argument(metavar="IN")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the full descriptions as JSON")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Describe the audio and the video of a file separately (captions and diagnostics)."""
+    import json
+
+    from avagent.agent.run import toolset_from_settings
+    from avagent.core.config import load_settings
+    from avagent.core.media import load_clip
+
+    settings = load_settings(config)
+    clip = load_clip(input_path, limits=settings.media, require_audio=False)
+    tools = toolset_from_settings(settings)
+    out = {}
+    if clip.audio is not None:
+        out["audio"] = tools.audio_describer.describe(clip.audio, clip.sample_rate).to_dict()
+    if clip.video is not None:
+        out["video"] = tools.video_describer.describe_clip(clip).to_dict()
+    if as_json:
+        console.print_json(json.dumps(out))
+        return
+    for role, description in out.items():
+        console.print(f"[bold]{role}[/]: {description['caption']}")
+
+
+@app.command("score")
+def score_cmd(
+    input_path: Annotated[Path, typer.Argument(metavar="IN")],
+    config: ConfigOption = None,
+) -> None:
+    """Score how well a file's audio matches its video (alignment and sync, calibrated to 0.85)."""
+    import json
+
+    from avagent.agent.run import toolset_from_settings
+    from avagent.core.config import load_settings
+    from avagent.core.media import load_clip
+
+    settings = load_settings(config)
+    clip = load_clip(input_path, limits=settings.media, require_audio=True, require_video=True)
+    scorer = toolset_from_settings(settings).scorer
+    scores = scorer.score(clip.audio, clip.sample_rate, scorer.prepare_video(clip))
+    console.print_json(json.dumps(scores.to_dict(), default=str))
+
+
 @app.command("demo")
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="where outputs go")] = Path("out/demo"),
@@ -61,6 +150,43 @@ def demo(
     from avagent.demo import run_demo
 
     run_demo(out_dir, seed=seed, console=console)
+
+
+def print_event(event) -> None:
+    """Live progress, one line per loop step."""
+    p = event.payload
+    if event.node == "perceive":
+        console.print(f"[dim]audio:[/] {p.get('audio_caption')}\n[dim]video:[/] {p.get('video_caption')}")
+    elif event.node in ("reflect_original", "reflect"):
+        s = p["scores"]
+        label = "original" if event.node == "reflect_original" else f"iteration {event.iteration}"
+        console.print(f"  {label:>12}: alignment {s['alignment']:.3f}  sync {s['sync']:.3f}")
+    elif event.node == "plan":
+        plan = p["plan"]
+        actions = ", ".join(a["name"] for a in plan["actions"]) or "no edit"
+        console.print(f"[bold]plan {event.iteration}[/] ({plan['planner']}): {actions} - {plan['reasoning']}")
+    elif event.node == "decide":
+        console.print(f"  {'':>12}  {'[green]accepted[/]' if p['accepted'] else '[yellow]rejected[/]'}")
+
+
+def print_summary(report) -> None:
+    table = Table(title=f"avagent repair: {report.final.status} ({report.final.stop_reason})")
+    for column in ("iteration", "actions", "alignment", "sync", "accepted", "s"):
+        table.add_column(column)
+    s0 = report.initial_scores
+    table.add_row("original", "-", f"{s0.alignment:.3f}", f"{s0.sync:.3f}", "", "")
+    for it in report.iterations:
+        names = ", ".join(f"{a['name']}" for a in it.plan.actions) or "none"
+        table.add_row(
+            str(it.index),
+            names,
+            f"{it.scores.alignment:.3f}",
+            f"{it.scores.sync:.3f}",
+            "yes" if it.accepted else "no",
+            f"{it.seconds:.2f}",
+        )
+    console.print(table)
+    console.print(f"video: {report.final.video_path}\naudio: {report.final.audio_path}")
 
 
 def _range_text(info) -> str:

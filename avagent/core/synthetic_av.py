@@ -126,10 +126,8 @@ def _read_recording(path: str) -> np.ndarray:
         rate = stream.rate
         for frame in container.decode(stream):
             x = frame.to_ndarray()
-            if frame.format.is_planar:
-                x = x.mean(axis=0)
-            else:
-                x = x.reshape(-1, frame.layout.nb_channels).mean(axis=1)
+            planar = frame.format.is_planar
+            x = x.mean(axis=0) if planar else x.reshape(-1, frame.layout.nb_channels).mean(axis=1)
             if x.dtype.kind in "iu":
                 x = x / float(np.iinfo(x.dtype).max)
             chunks.append(x.astype(np.float32))
@@ -203,9 +201,7 @@ def _recording_path(source: Source, name: str) -> Path:
     return next(p for p in _speech_pool() if p.name == name)
 
 
-def _place_events(
-    source: Source, duration_s: float, rng: np.random.Generator
-) -> list[tuple[SoundEvent, np.ndarray]]:
+def _place_events(source: Source, duration_s: float, rng: np.random.Generator) -> list[tuple[SoundEvent, np.ndarray]]:
     """Non-overlapping events of one source at random times; returns (event, waveform) pairs."""
     max_s = MAX_OBJECT_S if source.kind == "object" else SPEECH_MAX_S
     wanted = int(rng.integers(2, 5)) if source.kind == "object" else int(rng.integers(2, 4))
@@ -462,13 +458,21 @@ def make_clip(
     _write_mp4(path, frames, n_frames, fps, size, mix.astype(np.float32))
     events = tuple(sorted((e for pairs in placed.values() for e, _ in pairs), key=lambda e: e.start_s))
     return SyntheticClip(
-        path, mix.astype(np.float32)[None, :], SAMPLE_RATE, float(fps), tuple(size), float(duration_s),
-        float(audio_offset_s), seed, tuple(sources), events, visual_events,
+        path,
+        mix.astype(np.float32)[None, :],
+        SAMPLE_RATE,
+        float(fps),
+        tuple(size),
+        float(duration_s),
+        float(audio_offset_s),
+        seed,
+        tuple(sources),
+        events,
+        visual_events,
     )
 
 
-def _check(duration_s: float, size: tuple[int, int], fps: float, n_objects: int, offset_s: float,
-           speech: bool) -> None:
+def _check(duration_s: float, size: tuple[int, int], fps: float, n_objects: int, offset_s: float, speech: bool) -> None:
     if not 2.0 <= duration_s <= 120.0:
         raise SyntheticMediaError(f"duration_s must be in [2, 120], got {duration_s}")
     if len(size) != 2 or any(v % 2 or not 64 <= v <= 3840 for v in size):

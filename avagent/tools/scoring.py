@@ -38,8 +38,11 @@ class Scorer(Protocol):
     name: str
     version: str
 
-    def prepare_video(self, clip: Any) -> Any:
-        """Compute and return the video-side features of `clip` (an `avagent.core.media.Clip`), once per job."""
+    def prepare_video(self, clip: Any, description: Any = None) -> Any:
+        """Compute and return the video-side features of `clip` (an `avagent.core.media.Clip`), once per job.
+
+        `description` is the video describer's output for the same clip, when the scorer can reuse its analysis.
+        """
         ...
 
     def score(self, audio: np.ndarray, sample_rate: int, video_features: Any) -> Scores:

@@ -325,6 +325,7 @@ class OfflineVideoDescriber:
     """
 
     name = OFFLINE_BACKEND
+    model_version = OFFLINE_MODEL_VERSION
 
     def __init__(self, options: VideoDescriberOptions | None = None, **overrides: Any) -> None:
         options = options or VideoDescriberOptions()
