@@ -13,9 +13,15 @@ The fill is an autoregressive (LPC) model of the audio next to the gap, fitted w
   without a step.
 - "auto": "lpc" for gaps up to AUTO_LPC_MAX_MS, "noise" for longer ones.
 
-Edge rule: a blank that touches the start or the end of the clip is filled from its one neighbouring side (a
-clip that begins with a dropout gets a continuation of what follows); a channel that is blank throughout has
-nothing to match and is left as it is. The fill never exceeds the peak of the audio it was modelled on.
+Which blanks are filled: by default only interior ones, with audio on both sides, from `min_gap_ms` up to
+`max_gap_ms` long. Dropouts are short interruptions of running audio; clean studio recordings carry digital
+silence of their own (gated pauses between prompts, leading and trailing silence, scene breaks), which is
+usually longer or sits at the clip's edges, and is intentional. The length limit is a trade-off: a gated pause
+shorter than `max_gap_ms` looks exactly like a dropout and is still filled (the agent calls this action only
+when the describer reports dropouts). With `fill_edges` a
+blank that touches the start or the end of the clip is filled from its one neighbouring side (a clip that
+begins with a dropout gets a continuation of what follows); a channel that is blank throughout has nothing to
+match and is left as it is. The fill never exceeds the peak of the audio it was modelled on.
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ def fill_blanks(audio: np.ndarray, sr: int, params: FillBlanksParams) -> np.ndar
     Returns
     -------
     np.ndarray, float32, same shape as `audio`
-        Identical to `audio` (cast to float32) outside the detected blanks.
+        Identical to `audio` (cast to float32) outside the filled blanks (see the module docstring for which
+        blanks are filled).
     """
     sig.expect_params(params, FillBlanksParams)
     x = sig.check_audio(audio)
@@ -63,7 +70,7 @@ def fill_blanks(audio: np.ndarray, sr: int, params: FillBlanksParams) -> np.ndar
     out = np.array(np.atleast_2d(audio), dtype=np.float32)
     for ch in range(x.shape[0]):
         gaps = find_blanks(x[ch], sr, params.min_gap_ms, params.silence_threshold_dbfs)
-        for start, stop in gaps:
+        for start, stop in _to_fill(gaps, x.shape[-1], sr, params):
             # Seeded by the gap's place: a dropout in all channels gets one excitation, shaped per channel,
             # so identical channels stay identical and the stereo image does not widen inside the gap.
             rng = np.random.default_rng([params.seed, start, stop])
@@ -71,6 +78,12 @@ def fill_blanks(audio: np.ndarray, sr: int, params: FillBlanksParams) -> np.ndar
             if fill is not None:
                 out[ch, start:stop] = fill
     return sig.restore_layout(out, audio)
+
+
+def _to_fill(gaps: list[tuple[int, int]], n: int, sr: int, params: FillBlanksParams) -> list[tuple[int, int]]:
+    """The blanks to fill: at most `max_gap_ms` long, and interior unless `fill_edges`."""
+    longest = params.max_gap_ms * sr / 1000.0
+    return [(a, b) for a, b in gaps if b - a <= longest and (params.fill_edges or (a > 0 and b < n))]
 
 
 def find_blanks(x: np.ndarray, sr: int, min_gap_ms: float, threshold_dbfs: float) -> list[tuple[int, int]]:

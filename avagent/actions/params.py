@@ -15,15 +15,16 @@ class ActionParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-NoiseEstimate = Literal["quietest_frames", "minimum_statistics"]
+NoiseEstimate = Literal["noise_floor", "quietest_frames", "minimum_statistics"]
 
 
 class _NoiseSegment(ActionParams):
     """Where the noise estimate comes from: a given noise-only segment, else the estimator."""
 
     noise_estimate: NoiseEstimate = Field(
-        "quietest_frames",
-        description="noise PSD estimator when no noise segment is given: mean of the quietest frames, "
+        "noise_floor",
+        description="noise PSD estimator when no noise segment is given: the per-bin stationary noise floor "
+        "(steady tones without pauses are kept as content), the mean of the quietest frames, "
         "or Martin's minimum statistics (tracks slowly varying noise)",
     )
     noise_start_s: float | None = Field(None, ge=0.0, description="start of a noise-only segment, seconds")
@@ -54,7 +55,7 @@ class WienerParams(_NoiseSegment):
         0.95, ge=0.5, le=0.999, description="decision-directed smoothing of the a-priori SNR (Ephraim-Malah)"
     )
     gain_floor_db: float = Field(-25.0, ge=-60.0, le=0.0, description="lowest gain applied to any bin, dB")
-    frame_ms: float = Field(32.0, ge=8.0, le=128.0, description="STFT window length in milliseconds")
+    frame_ms: float = Field(48.0, ge=8.0, le=128.0, description="STFT window length in milliseconds")
 
 
 class WaveletDenoiseParams(ActionParams):
@@ -67,7 +68,7 @@ class WaveletDenoiseParams(ActionParams):
 
 class SpectralGatingParams(ActionParams):
     stationary: bool = Field(True, description="stationary gate (fixed per-frequency threshold) or non-stationary")
-    prop_decrease: float = Field(1.0, ge=0.0, le=1.0, description="fraction of the gated noise removed")
+    prop_decrease: float = Field(0.5, ge=0.0, le=1.0, description="fraction of the gated noise removed")
     n_std_thresh_stationary: float = Field(1.5, ge=0.0, le=5.0, description="threshold in noise std units")
     time_constant_s: float = Field(2.0, gt=0.0, le=10.0, description="non-stationary noise smoothing, seconds")
     thresh_n_mult_nonstationary: float = Field(2.0, gt=0.0, le=10.0, description="non-stationary threshold")
@@ -108,6 +109,16 @@ class FillBlanksParams(ActionParams):
     min_gap_ms: float = Field(
         20.0, ge=5.0, le=5000.0, description="shortest blank stretch (digital silence or dropout) to fill, ms"
     )
+    max_gap_ms: float = Field(
+        1000.0,
+        ge=5.0,
+        le=60000.0,
+        description="longest blank stretch to fill, ms: dropouts are short, longer digital silence is taken as "
+        "intentional (gated pauses, scene breaks) and kept",
+    )
+    fill_edges: bool = Field(
+        False, description="also fill blanks that touch the start or end of the clip (from their one side)"
+    )
     silence_threshold_dbfs: float = Field(
         -80.0, ge=-140.0, le=-30.0, description="level under which audio counts as blank, dBFS"
     )
@@ -116,6 +127,12 @@ class FillBlanksParams(ActionParams):
     )
     crossfade_ms: float = Field(5.0, ge=0.0, le=100.0, description="crossfade at each gap edge, ms")
     seed: int = Field(0, ge=0, description="seed of the synthetic fill")
+
+    @model_validator(mode="after")
+    def _gap_range_is_ordered(self) -> FillBlanksParams:
+        if self.max_gap_ms < self.min_gap_ms:
+            raise ValueError("max_gap_ms must be at least min_gap_ms")
+        return self
 
 
 def field_bounds(info: Any) -> tuple[float | None, float | None]:

@@ -157,11 +157,21 @@ def improves(
     candidate: dict[str, Any], best: dict[str, Any], rule: str, min_gain: float, fall_tolerance: float = 0.0
 ) -> bool:
     """Pareto: no score falls by more than `fall_tolerance` and at least one rises by more than `min_gain`.
-    Strict (paper Algorithm 1): both rise by more than `min_gain`."""
-    gains = [candidate[k] - best[k] for k in ("alignment", "sync")]
+    Strict (paper Algorithm 1): both rise by more than `min_gain`.
+
+    A sync score measured without a sync cue is a placeholder, not a measurement (the scorer's `no_sync_cue`):
+    when only one of the two has a cue, sync is not compared and the decision rests on alignment. This is what
+    lets a denoised candidate that reveals a hidden offset be kept, so the next plan can repair that offset.
+    """
+    keys = ("alignment", "sync") if _sync_cue(candidate) == _sync_cue(best) else ("alignment",)
+    gains = [candidate[k] - best[k] for k in keys]
     if rule == "strict":
         return all(g > min_gain for g in gains)
     return all(g >= -fall_tolerance for g in gains) and any(g > min_gain for g in gains)
+
+
+def _sync_cue(scores: dict[str, Any]) -> bool:
+    return not scores.get("details", {}).get("no_sync_cue", False)
 
 
 def _meets(scores: dict[str, Any], threshold: float) -> bool:

@@ -26,12 +26,36 @@ QUIETEST_MIN_FRAMES = 3  # ...but at least this many frames when the clip has th
 # Minimum statistics (Martin 2001, simplified): first-order smoothing of the periodogram, then a sliding
 # minimum over MS_WINDOW_S, times a bias compensation. With alpha = 0.85 a frame-rate of ~60 frames/s averages
 # about (1 + alpha) / (1 - alpha) = 12 frames; the minimum of such a smoothed chi-square periodogram over a
-# 1.5 s window sits about 2.6x below the mean (measured on white and pink noise with the default 32 ms / 8 ms
+# 1.5 s window sits about 2.6x below the mean (measured on white and pink noise with a 32 ms / 8 ms
 # STFT).
 MS_SMOOTHING = 0.85
 MS_WINDOW_S = 1.5
 MS_BIAS = 2.6
 EPS = 1e-12  # guards divisions by a power (full scale is 1.0, so 1e-12 is -120 dB)
+# Noise floor (`noise_psd_floor`): per bin, the iterated mean of the STFT cells below FLOOR_TRUNCATION times the
+# current estimate, started from the FLOOR_START_QUANTILE quantile. A stationary Gaussian noise's periodogram
+# cells are exponential, so the mean of those kept is FLOOR_KEPT_MEAN times the noise power (the bias undone)
+# and only e^-4 = 1.8 % of noise cells lie above the cut; foreground sound far above the floor is left out
+# without needing pauses.
+FLOOR_TRUNCATION = 4.0
+FLOOR_START_QUANTILE = 0.1
+FLOOR_ITERATIONS = 12  # at most; it stops once the kept cells no longer change
+# Kept-cell mean / noise power, and variance / mean**2 of the kept cells, for an exponential truncated at K:
+# (1 - (1 + K) e^-K) / (1 - e^-K) = 0.925 and 0.813 for K = 4.
+_TAIL = float(np.exp(-FLOOR_TRUNCATION))
+FLOOR_KEPT_MEAN = (1.0 - (1.0 + FLOOR_TRUNCATION) * _TAIL) / (1.0 - _TAIL)
+FLOOR_KEPT_CV2 = (2.0 - (FLOOR_TRUNCATION**2 + 2.0 * FLOOR_TRUNCATION + 2.0) * _TAIL) / (
+    1.0 - _TAIL
+) / FLOOR_KEPT_MEAN**2 - 1.0
+# Evidence for a steady component being noise: the clip has pauses (frames at the floor: total power within
+# PAUSE_MAX_DB of the floor's, or at most PAUSE_MAX_ACTIVE of the bins above FLOOR_TRUNCATION x floor; noise
+# alone has 1.8 %) and content (frames above the floor in at least CONTENT_MIN_ACTIVE of the bins), each in at
+# least EVIDENCE_MIN_SHARE of the frames, and the component keeps PERSIST_RATIO of its floor through the pauses.
+PAUSE_MAX_DB = 1.0
+PAUSE_MAX_ACTIVE = 0.05
+CONTENT_MIN_ACTIVE = 0.2
+EVIDENCE_MIN_SHARE = 0.05
+PERSIST_RATIO = 0.5
 
 
 # --- validation and layout ----------------------------------------------------------------------------------
@@ -272,6 +296,98 @@ def noise_psd_quietest(power: np.ndarray, valid: np.ndarray, fraction: float = Q
     chosen = (rank < count) & valid
     total = np.sum(power * chosen[..., None, :], axis=-1, keepdims=True)
     return total / np.maximum(chosen.sum(axis=-1), 1)[..., None, None]
+
+
+def noise_psd_floor(power: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Noise power spectrum as the stationary noise floor of each bin, discounting steady content.
+
+    Two steps, both per bin over the valid frames:
+
+    1. The floor: the iterated truncated mean of the STFT cells (`noise_floor`). Speech, music and other
+       foreground sound rise far above a noise floor in the cells they occupy and drop out of the mean, so the
+       floor needs no noise-only frames and is not biased up by low-level speech in the quietest frames.
+    2. The evidence that the floor is noise (`noise_share`): stationary noise fluctuates from frame to frame
+       like Gaussian noise (exponential cells). A steady deterministic component (a tone, a sustained partial)
+       does not, and the Rician moments of the kept cells give the share of the floor that is noise; the
+       steady rest is kept as content. A steady component counts as noise after all (mains hum) when the clip
+       has pauses and content, and the component stays at its floor through the pauses
+       (`persists_through_pauses`).
+
+    Limits: a steady noise-like sound (rain, applause, a noise test signal) is indistinguishable from noise and
+    is removed with it; hum under content that never pauses is kept as content; a short clip whose only
+    sound is one event (a click) has no floor to tell apart from it. The agent applies these actions only when
+    the audio describer finds noise.
+
+    Parameters
+    ----------
+    power : np.ndarray, shape (..., n_bins, n_frames)
+        Power spectrogram |STFT|^2.
+    valid : np.ndarray, shape (..., n_frames), bool
+        Frames to consider (see `valid_frames`); digital silence must be excluded.
+
+    Returns
+    -------
+    np.ndarray, shape (..., n_bins, 1)
+        Zero where a channel has no valid frame (nothing to remove).
+    """
+    valid = np.broadcast_to(valid, (*power.shape[:-2], power.shape[-1]))
+    floor = noise_floor(power, valid)
+    share = noise_share(power, valid, floor)
+    return floor * np.where(persists_through_pauses(power, valid, floor), 1.0, share)
+
+
+def noise_floor(power: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per-bin noise floor (..., n_bins, 1): iterated truncated mean of the valid cells (see FLOOR_TRUNCATION)."""
+    ranked = np.sort(power if valid.all() else np.where(valid[..., None, :], power, np.inf), axis=-1)
+    prefix = np.cumsum(ranked, axis=-1)  # sums of the k quietest cells (inf past the valid ones: never read)
+    n_valid = valid.sum(axis=-1)[..., None, None]
+    at = np.clip(np.floor(FLOOR_START_QUANTILE * (n_valid - 1)), 0, power.shape[-1] - 1).astype(np.intp)
+    start = np.take_along_axis(ranked, at, axis=-1)
+    floor = np.where(n_valid > 0, start, 0.0) / -np.log1p(-FLOOR_START_QUANTILE)  # exponential quantile
+    previous = None
+    for _ in range(FLOOR_ITERATIONS):
+        count = np.sum(ranked < FLOOR_TRUNCATION * floor, axis=-1, keepdims=True)
+        if previous is not None and np.array_equal(count, previous):
+            break  # the same cells kept: a fixed point
+        total = np.take_along_axis(prefix, np.maximum(count - 1, 0), axis=-1)
+        floor = np.where(count > 0, total / np.maximum(count, 1) / FLOOR_KEPT_MEAN, floor)
+        previous = count
+    return floor
+
+
+def noise_share(power: np.ndarray, valid: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Share of each bin's floor that fluctuates like noise, in [0, 1], shape (..., n_bins, 1).
+
+    A steady component of power A in noise of power N gives Rician cells with mean E = A + N and variance
+    N**2 + 2 A N, so N / E = 1 - sqrt(1 - var / E**2); the variance ratio is measured on the kept cells and
+    divided by its value for noise alone (FLOOR_KEPT_CV2). Bins with fewer than two kept cells count as noise.
+    """
+    kept = valid[..., None, :] & (power < FLOOR_TRUNCATION * floor)
+    count = kept.sum(axis=-1, keepdims=True)
+    mean = np.sum(power * kept, axis=-1, keepdims=True) / np.maximum(count, 1)
+    var = np.sum((power - mean) ** 2 * kept, axis=-1, keepdims=True) / np.maximum(count, 1)
+    ratio = np.minimum(var / np.maximum(mean * mean, EPS * EPS) / FLOOR_KEPT_CV2, 1.0)
+    return np.where(count >= 2, 1.0 - np.sqrt(1.0 - ratio), 1.0)
+
+
+def persists_through_pauses(power: np.ndarray, valid: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Bins (..., n_bins, 1) whose floor stays through the clip's pauses while content comes and goes.
+
+    Pauses are frames at the floor (PAUSE_MAX_DB, PAUSE_MAX_ACTIVE), content frames rise above it in many bins
+    (CONTENT_MIN_ACTIVE); both must make up EVIDENCE_MIN_SHARE of the valid frames. Without such contrast
+    (a steady sound alone, noise alone) no bin qualifies.
+    """
+    present = floor > 0.0
+    active = np.sum((power > FLOOR_TRUNCATION * floor) & present, axis=-2) / np.maximum(present.sum(axis=-2), 1)
+    level_db = 10.0 * np.log10(np.maximum(power.sum(axis=-2), EPS * EPS) / np.maximum(floor.sum(axis=-2), EPS * EPS))
+    pause = valid & ((level_db <= PAUSE_MAX_DB) | (active <= PAUSE_MAX_ACTIVE))
+    content = valid & (level_db > PAUSE_MAX_DB) & (active >= CONTENT_MIN_ACTIVE)
+    needed = EVIDENCE_MIN_SHARE * valid.sum(axis=-1, keepdims=True)
+    contrast = (pause.sum(axis=-1, keepdims=True) >= needed) & (content.sum(axis=-1, keepdims=True) >= needed)
+    in_pauses = np.sum(power * pause[..., None, :], axis=-1, keepdims=True) / np.maximum(
+        pause.sum(axis=-1)[..., None, None], 1
+    )
+    return contrast[..., None] & (in_pauses >= PERSIST_RATIO * floor) & present
 
 
 def noise_psd_segment(

@@ -75,6 +75,10 @@ BEROUTI_SNR_RANGE_DB = (-5.0, 20.0)  # Berouti et al. 1979: alpha = 4 - 3/20 * S
 WIENER_MIN_SNR_DB = 10.0  # broadband noise at >= this SNR is labelled `wiener`, below: spectral subtraction
 HUM_FRAME_MS = 64.0  # 15.6 Hz bins resolve 50/60 Hz harmonics (32 ms gives 31 Hz)
 DROPOUT_ACTIVE_DB = -10.0  # dropouts fall where the local power is within 10 dB of the mean power
+# Pink and brown noise hold no power below this (the lower edge of hearing). Shaped down to 1/duration Hz
+# instead, 10 s of pink noise at 16 kHz would put 48 % of its power below 20 Hz and brown noise 99.6 %, so an
+# SNR label would count inaudible rumble (a "0 dB" brown label meant about +24 dB SNR of audible noise).
+COLOURED_NOISE_LOW_HZ = 20.0
 
 
 # --- labels and results -------------------------------------------------------------------------------------
@@ -176,14 +180,17 @@ def white_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     return _unit_rms(rng.standard_normal(n))
 
 
-def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Pink noise (power ∝ 1/f, −3.01 dB/octave), white noise shaped by FFT; shape (n,), unit RMS."""
-    return _coloured_noise(n, rng, exponent=1.0)
+def pink_noise(n: int, rng: np.random.Generator, *, sr: int) -> np.ndarray:
+    """Pink noise (power ∝ 1/f, −3.01 dB/octave) from COLOURED_NOISE_LOW_HZ to sr/2, FFT-shaped; (n,), unit RMS.
+
+    Nothing below COLOURED_NOISE_LOW_HZ, so all of its power is audible and an SNR means what it says.
+    """
+    return _coloured_noise(n, rng, sr=sr, exponent=1.0)
 
 
-def brown_noise(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Brown (red) noise (power ∝ 1/f², −6.02 dB/octave), frequency-domain shaped; (n,), unit RMS, no DC."""
-    return _coloured_noise(n, rng, exponent=2.0)
+def brown_noise(n: int, rng: np.random.Generator, *, sr: int) -> np.ndarray:
+    """Brown (red) noise (power ∝ 1/f², −6.02 dB/octave) from COLOURED_NOISE_LOW_HZ to sr/2; (n,), unit RMS."""
+    return _coloured_noise(n, rng, sr=sr, exponent=2.0)
 
 
 def hum_noise(
@@ -244,13 +251,17 @@ def _unit_rms(x: np.ndarray) -> np.ndarray:
     return x / rms if rms > 0 else x
 
 
-def _coloured_noise(n: int, rng: np.random.Generator, *, exponent: float) -> np.ndarray:
-    """White noise shaped so that its power spectrum ∝ f^(−exponent); the DC bin is zeroed."""
+def _coloured_noise(n: int, rng: np.random.Generator, *, sr: int, exponent: float) -> np.ndarray:
+    """White noise shaped so that its power spectrum ∝ f^(−exponent) above COLOURED_NOISE_LOW_HZ, zero below.
+
+    The band edge is a brick wall on the FFT of the whole clip (exact, and the noise is circular anyway). The
+    DC bin is always zeroed, even when a clip too short to resolve 20 Hz has no other bin below it.
+    """
     spectrum = np.fft.rfft(rng.standard_normal(n))
-    f = np.arange(spectrum.size, dtype=np.float64)
-    f[0] = 1.0
-    spectrum *= f ** (-exponent / 2.0)
-    spectrum[0] = 0.0
+    f = np.fft.rfftfreq(n, 1.0 / sr)
+    audible = f >= COLOURED_NOISE_LOW_HZ
+    audible[0] = False
+    spectrum *= np.where(audible, np.maximum(f, COLOURED_NOISE_LOW_HZ) ** (-exponent / 2.0), 0.0)
     return _unit_rms(np.fft.irfft(spectrum, n))
 
 
@@ -447,9 +458,11 @@ class Noise:
 
     def _noise(self, shape: tuple[int, ...], sr: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
         channels, n = shape
-        generators = {"white": white_noise, "pink": pink_noise, "brown": brown_noise}
-        if self.kind in generators:
-            return np.stack([generators[self.kind](n, rng) for _ in range(channels)]), {}
+        if self.kind == "white":
+            return np.stack([white_noise(n, rng) for _ in range(channels)]), {}
+        if self.kind in ("pink", "brown"):
+            shaped = pink_noise if self.kind == "pink" else brown_noise
+            return np.stack([shaped(n, rng, sr=sr) for _ in range(channels)]), {}
         if self.kind == "hum":
             return hum_noise(n, sr, rng, fundamental_hz=self.hum_hz, harmonics=self.harmonics)[None], {}
         if self.kind == "babble":

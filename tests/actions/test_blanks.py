@@ -9,6 +9,7 @@ from scipy import signal
 from avagent.actions import blanks
 from avagent.actions.params import FillBlanksParams
 from avagent.actions.registry import apply_action
+from avagent.core.errors import ParameterError
 from tests.actions.conftest import tone
 
 SR = 16000
@@ -84,7 +85,7 @@ def test_edges_and_channels():
     x = np.stack([_lowpass_noise(SR, 0), _lowpass_noise(SR, 1), np.zeros(SR, dtype=np.float32)])
     x[0, :3000] = 0.0  # leading blank: filled from its right side
     x[1, 6000:7000] = 0.0  # only channel 1 has this gap
-    out = apply_action("fill_blanks", x, SR, {})
+    out = apply_action("fill_blanks", x, SR, {"fill_edges": True})
     assert np.std(out[0, 500:2500]) > 0.05
     np.testing.assert_array_equal(out[0, 3000:], x[0, 3000:])
     np.testing.assert_array_equal(out[1, :6000], x[1, :6000])
@@ -116,3 +117,27 @@ def test_crossfade_starts_the_noise_fill_from_the_waveform():
     soft = blanks.fill_blanks(x, SR, FillBlanksParams(method="noise", crossfade_ms=20.0))
     continued = tone(440.0, SR, 1.0)[8000:8040]
     assert np.max(np.abs(soft[8000:8040] - continued)) < np.max(np.abs(hard[8000:8040] - continued))
+
+
+def test_defaults_fill_only_short_interior_gaps():
+    # Leading and trailing silence and a 1.5 s pause are what clean recordings have; a 100 ms gap inside
+    # running audio is a dropout.
+    x = _lowpass_noise(4 * SR)
+    x[:4000] = 0.0
+    x[-4000:] = 0.0
+    x[16000:40000] = 0.0  # 1.5 s > max_gap_ms (1000 ms by default)
+    x[50000:51600] = 0.0  # 100 ms
+    assert FillBlanksParams().max_gap_ms == 1000.0 and not FillBlanksParams().fill_edges
+    out = apply_action("fill_blanks", x, SR, {})
+    keep = np.ones(x.size, dtype=bool)
+    keep[50000:51600] = False
+    np.testing.assert_array_equal(out[keep], x[keep])
+    assert np.std(out[50200:51400]) > 0.05
+    longer = apply_action("fill_blanks", x, SR, {"max_gap_ms": 2000.0})
+    assert np.std(longer[18000:38000]) > 0.05
+    np.testing.assert_array_equal(longer[:4000], x[:4000])
+
+
+def test_max_gap_below_min_gap_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="max_gap_ms must be at least min_gap_ms"):
+        apply_action("fill_blanks", _lowpass_noise(SR), SR, {"min_gap_ms": 500.0, "max_gap_ms": 100.0})

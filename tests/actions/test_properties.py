@@ -15,7 +15,7 @@ PARAMS = {
             "over_subtraction": st.floats(1.0, 6.0),
             "spectral_floor": st.floats(0.0, 0.5),
             "frame_ms": st.sampled_from([8.0, 32.0, 128.0]),
-            "noise_estimate": st.sampled_from(["quietest_frames", "minimum_statistics"]),
+            "noise_estimate": st.sampled_from(["noise_floor", "quietest_frames", "minimum_statistics"]),
         }
     ),
     "wiener": st.fixed_dictionaries(
@@ -23,7 +23,7 @@ PARAMS = {
             "dd_alpha": st.floats(0.5, 0.999),
             "gain_floor_db": st.floats(-60.0, 0.0),
             "frame_ms": st.sampled_from([8.0, 32.0, 64.0]),
-            "noise_estimate": st.sampled_from(["quietest_frames", "minimum_statistics"]),
+            "noise_estimate": st.sampled_from(["noise_floor", "quietest_frames", "minimum_statistics"]),
         }
     ),
     "wavelet_denoise": st.fixed_dictionaries(

@@ -36,7 +36,7 @@ def _noise_and_truth(seed=0):
     return noise, truth, n_fft, hop
 
 
-@pytest.mark.parametrize("estimator", ["quietest", "minimum_statistics"])
+@pytest.mark.parametrize("estimator", ["floor", "quietest", "minimum_statistics"])
 def test_noise_estimators_ignore_dropouts(estimator):
     noise, truth, n_fft, hop = _noise_and_truth()
     x = noise.copy()
@@ -45,7 +45,9 @@ def test_noise_estimators_ignore_dropouts(estimator):
     power = np.abs(sig.stft(x, n_fft, hop)) ** 2
     valid = sig.valid_frames(x, n_fft, hop)
     assert not valid.all() and valid.sum() > valid.size // 2
-    if estimator == "quietest":
+    if estimator == "floor":
+        estimate = sig.noise_psd_floor(power, valid)[:, 0]
+    elif estimator == "quietest":
         estimate = sig.noise_psd_quietest(power, valid)[:, 0]
         unguarded = sig.noise_psd_quietest(power, np.ones_like(valid))[:, 0]
         assert np.median(unguarded / truth) < 0.01  # what the guard prevents: a zero noise estimate
@@ -53,6 +55,53 @@ def test_noise_estimators_ignore_dropouts(estimator):
         estimate = sig.noise_psd_minimum_statistics(power, valid, 16000 / hop).mean(axis=-1)
     ratio_db = 10 * np.log10(np.median(estimate / truth))
     assert ratio_db == pytest.approx(0.0, abs=1.5)
+
+
+def test_floor_constants_are_those_of_a_truncated_exponential():
+    cells = np.random.default_rng(0).exponential(1.0, 2_000_000)
+    kept = cells[cells < sig.FLOOR_TRUNCATION]
+    assert np.mean(kept) == pytest.approx(sig.FLOOR_KEPT_MEAN, rel=2e-3)
+    assert np.var(kept) / np.mean(kept) ** 2 == pytest.approx(sig.FLOOR_KEPT_CV2, rel=5e-3)
+
+
+def _spectrogram(x, frame_ms=32.0):
+    n_fft, hop = sig.frame_size(16000, frame_ms)
+    return np.abs(sig.stft(x, n_fft, hop)) ** 2, sig.valid_frames(x, n_fft, hop), n_fft
+
+
+def test_noise_floor_under_speech_needs_no_pauses(speech):
+    # The quietest frames of speech in pink noise at 0 dB still hold speech below 1 kHz; the per-bin floor
+    # much less (measured from 100 Hz to 1 kHz: the floor +0.8 dB above the truth, the quietest frames +2 to +3).
+    from avagent.core import simulate
+
+    noise = simulate.pink_noise(speech.size, np.random.default_rng(1), sr=16000)
+    noise *= np.sqrt(np.mean(speech**2) / np.mean(noise**2))
+    power, valid, n_fft = _spectrogram(speech + noise)
+    truth = np.mean(_spectrogram(noise)[0], axis=-1)
+    band = (np.arange(power.shape[0]) * 16000 / n_fft >= 100) & (np.arange(power.shape[0]) * 16000 / n_fft < 1000)
+    floor_db = 10 * np.log10(sig.noise_psd_floor(power, valid)[band, 0].sum() / truth[band].sum())
+    quietest_db = 10 * np.log10(sig.noise_psd_quietest(power, valid)[band, 0].sum() / truth[band].sum())
+    assert abs(floor_db) < 1.5
+    assert quietest_db > floor_db + 1.0
+
+
+def test_steady_tone_is_not_noise_unless_it_stays_through_pauses():
+    t = np.arange(32000) / 16000
+    tone = 0.3 * np.sin(2 * np.pi * 1000.0 * t)
+    noise = 0.01 * np.random.default_rng(2).standard_normal(t.size)
+    power, valid, n_fft = _spectrogram(tone + noise)
+    k = round(1000.0 * n_fft / 16000)
+    floor = sig.noise_floor(power, valid)
+    share = sig.noise_share(power, valid, floor)
+    assert share[k, 0] < 0.05  # the tone's bin: steady, hardly any noise
+    assert np.median(share[:, 0]) > 0.8  # the noise bins
+    assert not sig.persists_through_pauses(power, valid, floor).any()  # no pauses, no content: no evidence
+    # The same tone (a hum) under bursts of other sound with pauses between them: it stays through the pauses.
+    bursts = 0.3 * np.random.default_rng(3).standard_normal(t.size) * (np.sin(2 * np.pi * 1.5 * t) > 0.3)
+    power, valid, _ = _spectrogram(tone + noise + bursts)
+    floor = sig.noise_floor(power, valid)
+    assert sig.persists_through_pauses(power, valid, floor)[k, 0]
+    assert sig.noise_psd_floor(power, valid)[k, 0] == pytest.approx(floor[k, 0])
 
 
 def test_noise_segment_estimate_and_its_errors():

@@ -16,8 +16,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 NOISY = PlanningInput(
     iteration=1,
-    audio={"caption": "speech; broadband noise at about 3 dB SNR", "snr_db": 3.0, "snr_reliable": True,
-           "noise_type": "broadband", "blanks": [], "loudness_lufs": -20.0},
+    audio={
+        "caption": "speech; broadband noise at about 3 dB SNR",
+        "snr_db": 3.0,
+        "snr_reliable": True,
+        "noise_type": "broadband",
+        "blanks": [],
+        "loudness_lufs": -20.0,
+    },
     video={"caption": "one face, mouth moving"},
     original_scores={"alignment": 0.1, "sync": 0.9, "backend": "test", "details": {"sync_cue": False}},
 )

@@ -11,8 +11,14 @@ from avagent.agent.planners.random import RandomPlanner
 from avagent.agent.planners.rules import RulesPlanner
 from avagent.core.errors import ParameterError
 
-CLEAN_AUDIO = {"caption": "speech", "snr_db": 35.0, "snr_reliable": True, "noise_type": "none", "blanks": [],
-               "loudness_lufs": -20.0}
+CLEAN_AUDIO = {
+    "caption": "speech",
+    "snr_db": 35.0,
+    "snr_reliable": True,
+    "noise_type": "none",
+    "blanks": [],
+    "loudness_lufs": -20.0,
+}
 
 
 def scores(alignment: float = 0.95, sync: float = 0.95, **details) -> dict:
@@ -21,8 +27,14 @@ def scores(alignment: float = 0.95, sync: float = 0.95, **details) -> dict:
 
 
 def inp(audio: dict | None = None, original: dict | None = None, history=(), iteration: int = 1, **kw):
-    return PlanningInput(iteration=iteration, audio={**CLEAN_AUDIO, **(audio or {})}, video={"caption": "a face"},
-                         original_scores=original or scores(), history=list(history), **kw)
+    return PlanningInput(
+        iteration=iteration,
+        audio={**CLEAN_AUDIO, **(audio or {})},
+        video={"caption": "a face"},
+        original_scores=original or scores(),
+        history=list(history),
+        **kw,
+    )
 
 
 @pytest.mark.parametrize(
@@ -31,8 +43,11 @@ def inp(audio: dict | None = None, original: dict | None = None, history=(), ite
         ({"snr_db": 3.0, "noise_type": "broadband"}, scores(0.2), ["wiener"]),
         ({"snr_db": 6.0, "noise_type": "hum", "hum_hz": 50.0}, scores(0.3), ["spectral_subtraction"]),
         ({}, scores(0.95, 0.1, offset_s=0.4, offset_confidence=0.9, sync_cue=True), ["speed"]),
-        ({"snr_db": 2.0, "noise_type": "broadband"},
-         scores(0.1, 0.1, offset_s=-0.3, offset_confidence=0.8, sync_cue=True), ["wiener", "speed"]),
+        (
+            {"snr_db": 2.0, "noise_type": "broadband"},
+            scores(0.1, 0.1, offset_s=-0.3, offset_confidence=0.8, sync_cue=True),
+            ["wiener", "speed"],
+        ),
         ({"blanks": [[1.0, 0.2]]}, scores(0.8), ["fill_blanks"]),
         ({"loudness_lufs": -55.0}, scores(0.7), ["volume"]),
         ({}, scores(0.95, 0.1, offset_s=0.4, offset_confidence=0.1, sync_cue=True), []),  # not confident: no edit
@@ -57,8 +72,12 @@ def test_rules_use_reflection_feedback_and_never_repeat_a_plan() -> None:
     noisy = {"snr_db": 3.0, "noise_type": "broadband"}
     first = validate_plan(planner.plan(inp(noisy, scores(0.1, 0.9))))
     # the denoised candidate revealed an offset that noise had hidden in the original
-    record = {"index": 1, "plan": first.model_dump(), "accepted": True,
-              "scores": scores(0.9, 0.2, offset_s=0.35, offset_confidence=0.95, sync_cue=True)}
+    record = {
+        "index": 1,
+        "plan": first.model_dump(),
+        "accepted": True,
+        "scores": scores(0.9, 0.2, offset_s=0.35, offset_confidence=0.95, sync_cue=True),
+    }
     second = validate_plan(planner.plan(inp(noisy, scores(0.1, 0.9), [record], iteration=2)))
     assert second.names() == ["wiener", "speed"]
     assert second.actions[1].params["offset_s"] == pytest.approx(-0.35)
@@ -81,8 +100,9 @@ def test_rules_stop_when_nothing_is_left() -> None:
 
 
 def test_rules_respect_allowed_actions() -> None:
-    plan = RulesPlanner().plan(inp({"snr_db": 3.0, "noise_type": "broadband"}, scores(0.1),
-                                   allowed_actions=("spectral_subtraction", "speed")))
+    plan = RulesPlanner().plan(
+        inp({"snr_db": 3.0, "noise_type": "broadband"}, scores(0.1), allowed_actions=("spectral_subtraction", "speed"))
+    )
     assert plan.names() == ["spectral_subtraction"]
 
 
@@ -116,3 +136,12 @@ def test_acceptance_rules(candidate, best, rule, accepted) -> None:
 def test_unknown_planner_is_a_parameter_error() -> None:
     with pytest.raises(ParameterError, match="unknown planner"):
         make_planner("oracle")
+
+
+def test_sync_without_a_cue_is_not_compared() -> None:
+    """A denoised candidate that reveals a hidden offset is kept: the original's sync was a placeholder."""
+    original = {"alignment": 0.01, "sync": 0.9, "details": {"no_sync_cue": True}}
+    revealed = {"alignment": 0.99, "sync": 0.05, "details": {"no_sync_cue": False}}
+    assert improves(revealed, original, "pareto", min_gain=0.005, fall_tolerance=0.02)
+    same_cue = {"alignment": 0.99, "sync": 0.05, "details": {"no_sync_cue": True}}
+    assert not improves(same_cue, original, "pareto", min_gain=0.005, fall_tolerance=0.02)

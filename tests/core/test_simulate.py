@@ -114,16 +114,39 @@ def test_broadband_noise_is_independent_per_channel_and_hum_is_shared():
     np.testing.assert_allclose(hum[0], hum[1], atol=1e-7)
 
 
+def _white(n, rng, *, sr):
+    return white_noise(n, rng)
+
+
 @pytest.mark.parametrize(
-    ("generator", "slope_db_per_octave"), [(white_noise, 0.0), (pink_noise, -3.01), (brown_noise, -6.02)]
+    ("generator", "slope_db_per_octave"), [(_white, 0.0), (pink_noise, -3.01), (brown_noise, -6.02)]
 )
 def test_coloured_noise_spectral_slope(generator, slope_db_per_octave):
     sr = 16000
-    noise = generator(2**18, np.random.default_rng(3))
+    noise = generator(2**18, np.random.default_rng(3), sr=sr)
     f, psd = welch(noise, fs=sr, nperseg=4096)
-    band = (f >= 50) & (f <= 4000)
+    band = (f >= 2 * sim.COLOURED_NOISE_LOW_HZ) & (f <= 4000)  # the slope holds above the 20 Hz band edge
     slope = np.polyfit(np.log2(f[band]), 10 * np.log10(psd[band]), 1)[0]
     assert slope == pytest.approx(slope_db_per_octave, abs=0.3)
+    assert np.sqrt(np.mean(noise**2)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("generator", [pink_noise, brown_noise])
+@pytest.mark.parametrize("sr", [8000, 48000])
+def test_coloured_noise_has_no_power_below_20_hz_and_is_seeded(generator, sr):
+    noise = generator(10 * sr, np.random.default_rng(4), sr=sr)
+    power = np.abs(np.fft.rfft(noise)) ** 2
+    f = np.fft.rfftfreq(noise.size, 1 / sr)
+    assert power[f < sim.COLOURED_NOISE_LOW_HZ].sum() < 1e-20 * power.sum()
+    # The SNR counts audible noise: brown noise still puts most of its power in the lowest octaves above 20 Hz.
+    low = power[(f >= 20) & (f < 40)].sum() / power.sum()
+    assert 0.4 < low < 0.6 if generator is brown_noise else 0.05 < low < 0.2
+    np.testing.assert_array_equal(noise, generator(10 * sr, np.random.default_rng(4), sr=sr))
+
+
+def test_coloured_noise_shorter_than_one_20_hz_period_keeps_no_dc():
+    noise = pink_noise(100, np.random.default_rng(5), sr=16000)  # 6 ms: the first bin is at 160 Hz
+    assert abs(np.mean(noise)) < 1e-12
     assert np.sqrt(np.mean(noise**2)) == pytest.approx(1.0)
 
 
@@ -284,6 +307,23 @@ def test_clipping_hard_clips_and_is_labelled_as_an_inexact_volume_repair(speech)
     assert (label.corruption, label.action, label.exact) == ("clipping", "volume", False)
     assert label.params["target_lufs"] == pytest.approx(loudness_lufs(x, sr), abs=1e-3)
     assert "clipping" in label.note
+
+
+@pytest.mark.parametrize("corruption", [VolumeChange(-15.0), Clipping(gain_db=12.0, clip_level=0.8)])
+def test_volume_and_clipping_take_five_one_audio(speech, corruption):
+    """6 channels are 5.1 (L R C LFE Ls Rs, as BBB's AAC decodes): BS.1770 weights, the LFE left out."""
+    x, sr = speech
+    rumble = 0.5 * np.sin(2 * np.pi * 40.0 * np.arange(x.size) / sr)
+    five_one = np.stack([0.3 * x, 0.3 * x, x, rumble, 0.1 * x, 0.1 * x]).astype(np.float32)
+    result = simulate(five_one, sr, [corruption])
+    assert result.audio.shape == five_one.shape
+    label = result.labels[0]
+    without_lfe = loudness_lufs(five_one[[0, 1, 2, 4, 5]], sr)  # pyloudnorm's L R C Ls Rs weights
+    assert label.params["target_lufs"] == pytest.approx(without_lfe, abs=1e-3)
+    if isinstance(corruption, VolumeChange):
+        assert loudness_lufs(result.audio, sr) == pytest.approx(without_lfe - 15.0, abs=1e-3)
+    else:
+        assert np.max(np.abs(result.audio)) == pytest.approx(0.8)
 
 
 def test_dropouts_zero_active_stretches_and_touch_nothing_else(speech):

@@ -23,8 +23,10 @@ OFFSET_TOLERANCE_S = 0.04
 MIN_OFFSET_CONFIDENCE = 0.3
 # Drift (playback rate error) worth repairing: 0.2 % accumulates 20 ms over 10 s.
 DRIFT_TOLERANCE = 0.002
-# Loudness outside this window (LUFS) is repaired by normalising to TARGET_LUFS (EBU R128).
-QUIET_LUFS, LOUD_LUFS, TARGET_LUFS = -40.0, -9.0, -23.0
+# Loudness is repaired (normalised to TARGET_LUFS, EBU R128) when the scorer's level factor says it costs
+# alignment; scorers without that factor fall back to this window (LUFS). Quiet content is not a defect.
+QUIET_LUFS, LOUD_LUFS, TARGET_LUFS = -52.0, -9.0, -23.0
+LEVEL_FACTOR_MIN = 0.85
 
 # Denoisers to try per noise type, best first (bench/actions: real speech in noise, ΔSI-SDR).
 DENOISERS_BY_NOISE = {
@@ -106,7 +108,13 @@ def diagnose(audio: dict[str, Any], scores: dict[str, Any]) -> Diagnosis:
     if blanks:
         reasons.append(f"{blanks} dropout{'s' if blanks > 1 else ''}")
     lufs = audio.get("loudness_lufs")
-    if lufs is not None and not QUIET_LUFS <= lufs <= LOUD_LUFS:
+    level_factor = details.get("alignment_factors", {}).get("level")
+    too_quiet_or_loud = (
+        (level_factor < LEVEL_FACTOR_MIN)
+        if level_factor is not None
+        else (lufs is not None and not QUIET_LUFS <= lufs <= LOUD_LUFS)
+    )
+    if lufs is not None and too_quiet_or_loud:
         reasons.append(f"loudness {lufs:.0f} LUFS")
     else:
         lufs = None
