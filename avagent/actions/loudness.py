@@ -1,15 +1,15 @@
-"""Loudness: normalisation to a LUFS target (ITU-R BS.1770, pyloudnorm), gain, segment-wise levelling, and a
+"""Loudness: normalisation to a LUFS target (ITU-R BS.1770), gain, segment-wise levelling, and a
 true-peak limiter."""
 
 from __future__ import annotations
 
 import numpy as np
-import pyloudnorm
 import soxr
 from scipy import ndimage
 
 from avagent.actions.params import VolumeParams
 from avagent.core import signal as sig
+from avagent.core.metrics import loudness_lufs
 
 BLOCK_S = 0.4  # BS.1770 gating block; shorter clips are measured tiled to one block (same mean square)
 # BS.1770 absolute gate: a clip quieter than this is silence and gets no normalisation gain.
@@ -17,7 +17,6 @@ ABSOLUTE_GATE_LUFS = -70.0
 # Normalisation never adds more than this: a -53 LUFS clip still reaches -23 LUFS, but a near-silent noise
 # floor is not blown up by +60 dB (gain_db still applies on top, as the caller asked for it explicitly).
 MAX_NORMALISATION_GAIN_DB = 30.0
-MAX_CHANNELS_PYLOUDNORM = 5  # pyloudnorm's channel weights cover L, R, C, Ls, Rs only
 # Segment mode: windows overlap by half; windows quieter than the clip's loudness minus SEGMENT_GATE_LU are
 # pauses and take their neighbours' gain; no window's gain is more than SEGMENT_RANGE_DB from the clip's.
 SEGMENT_GATE_LU = 20.0
@@ -78,20 +77,13 @@ def volume(audio: np.ndarray, sr: int, params: VolumeParams) -> np.ndarray:
 
 
 def integrated_lufs(x: np.ndarray, sr: int) -> float:
-    """Gated integrated loudness (BS.1770-4, pyloudnorm) of `x` (channels, samples), LUFS; -inf if silent.
-
-    Clips shorter than one 400 ms block are tiled to one block. More than five channels (beyond pyloudnorm's
-    channel weights) are measured one by one and summed in power with weight 1.
-    """
+    """Gated integrated loudness (BS.1770-4, `avagent.core.metrics.loudness_lufs`: 5.1 weighting with the LFE
+    left out) of `x` (channels, samples), LUFS; -inf if silent. Clips shorter than one 400 ms block are tiled to
+    one block, so the volume action and the simulator's labels measure alike."""
     n_block = int(np.ceil(BLOCK_S * sr)) + 1
     if x.shape[-1] < n_block:
         x = np.tile(x, (1, -(-n_block // x.shape[-1])))
-    meter = pyloudnorm.Meter(sr, block_size=BLOCK_S)
-    if x.shape[0] <= MAX_CHANNELS_PYLOUDNORM:
-        return float(meter.integrated_loudness(x.T))
-    per_channel = np.array([meter.integrated_loudness(ch) for ch in x])
-    with np.errstate(divide="ignore"):
-        return float(10.0 * np.log10(np.sum(np.power(10.0, per_channel / 10.0))))
+    return float(loudness_lufs(x, sr))
 
 
 def _normalisation_db(x: np.ndarray, sr: int, loudness: float, params: VolumeParams) -> np.ndarray:

@@ -3,7 +3,9 @@
 Reading
     Any container PyAV opens (mp4, mov, mkv, webm, avi, ...) and audio files (wav, flac, ogg, mp3, ...).
     Audio is decoded to float32 ``(channels, samples)`` at its native rate and channel layout. Video frames
-    are never decoded up front: `Clip.frames` opens the file, seeks and yields RGB frames one at a time.
+    are never decoded up front: `Clip.frames` opens the file, seeks and yields RGB frames one at a time, with
+    their presentation times. AVI stores no presentation times (and FFmpeg's guesses are permuted for DivX/Xvid
+    packed B-frames): there a frame's time is its slot in the index, from the dts (`_FrameClock`).
 
 Limits (`MediaLimits`)
     The file size is checked with ``os.stat`` before the file is opened; duration and frame size are checked
@@ -18,7 +20,9 @@ Errors
     `CorruptMediaError` when its first bytes carry a known container signature (e.g. an mp4 cut before its
     ``moov`` atom) and a `NotMediaError` otherwise. Audio that decodes to much less than its stream header
     declares is a truncated file (`CorruptMediaError`), except for formats whose header duration is only a
-    bitrate estimate.
+    bitrate estimate. A few damaged audio packets (at most MAX_BAD_PACKETS, or BAD_PACKET_FRACTION of them)
+    decode to silence of their duration; more make the file corrupt. FFmpeg's own log lines are silenced
+    (`FFMPEG_LOG_LEVEL`).
 
 Writing
     `write_audio`: ``.wav`` as 32-bit float (the exact float32 samples, overs above 0 dBFS survive) and
@@ -47,6 +51,7 @@ from pathlib import Path
 
 import av
 import av.error
+import av.logging
 import numpy as np
 import soundfile as sf
 import soxr
@@ -82,6 +87,16 @@ __all__ = [
 
 _DEFAULT_LIMITS = MediaLimits()
 
+# FFmpeg's own log lines ("moov atom not found", "Header missing") stay off stderr: the user-facing message is
+# our typed one-line error. None installs PyAV's C no-op log callback (PyAV's default, re-asserted at import in
+# case another module changed it). Not ERROR or PANIC: any level installs PyAV's Python log callback, which
+# takes the GIL from FFmpeg's decoder threads and can deadlock frame-threaded decoding (PyAV #751, #2276; seen
+# here as a hang in `Clip.frames` on h264), and at ERROR Python logging's last-resort handler prints the lines.
+# Process-wide; `av.logging.restore_default_callback()` shows FFmpeg's logs again for debugging.
+FFMPEG_LOG_LEVEL = None
+av.logging.set_level(FFMPEG_LOG_LEVEL)
+FFMPEG_LOG_CHARS = 120  # longest FFmpeg log line quoted in an error message
+
 # Audio codec of the new track for each output container (encoder names as FFmpeg spells them).
 AUDIO_CODEC_BY_SUFFIX = {
     ".mp4": "aac",
@@ -105,9 +120,12 @@ _LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: 
 TRUNCATED_FRACTION = 0.9
 TRUNCATED_MIN_S = 0.5
 # Demuxers whose header duration is a bitrate estimate, not a count: no truncation check for them.
-_ESTIMATED_DURATION_FORMATS = frozenset(
-    {"mp3", "aac", "ac3", "eac3", "mpeg", "mpegts", "h264", "hevc", "m4v"}
-)
+_ESTIMATED_DURATION_FORMATS = frozenset({"mp3", "aac", "ac3", "eac3", "mpeg", "mpegts", "h264", "hevc", "m4v"})
+# Demuxers that store no presentation times, only the order of an index: frame times come from the dts there.
+_DTS_TIMELINE_FORMATS = frozenset({"avi"})
+# There a seek goes this many frames before start_s: the B-frames that follow a keyframe in the file but precede
+# it on screen (open GOP) are lost when decoding starts at that keyframe, and may lie at or after start_s.
+SEEK_PREROLL_FRAMES = 8
 # Slack on the decoded-audio bound (1 s beyond max_duration_s) for encoder padding.
 DURATION_SLACK_S = 1.0
 # Room beyond the declared length in the first allocation of decoded audio (a few codec frames).
@@ -189,9 +207,7 @@ class Clip:
         """Container duration, or the longest stream when the container has none."""
         if self.info is not None and self.info.duration_s > 0:
             return self.info.duration_s
-        audio_s = (
-            self.audio.shape[-1] / self.sample_rate if self.audio is not None and self.sample_rate else 0.0
-        )
+        audio_s = self.audio.shape[-1] / self.sample_rate if self.audio is not None and self.sample_rate else 0.0
         return max(audio_s, self.video.duration_s if self.video else 0.0)
 
     def frames(
@@ -213,7 +229,11 @@ class Clip:
             Scale in the decoder's converter (swscale; area averaging when shrinking). None: native size.
         start_s, end_s : float
             Window on the file's timeline (the same timeline as the timestamps): frames with
-            ``start_s <= t < end_s``. The reader seeks to the keyframe before ``start_s``.
+            ``start_s <= t < end_s``. The reader seeks to the keyframe before ``start_s`` (on AVI, before
+            ``start_s`` minus SEEK_PREROLL_FRAMES frames).
+
+        Timestamps are presentation times in seconds and increase; on AVI, which stores none, they are the
+        frames' slots in the index, ``start + slot / fps`` (see `_FrameClock`).
 
         Only the frames of the window are decoded, and only the yielded ones are converted to RGB. The
         wall-clock time spent decoding (not the time the caller holds a frame) is bounded by
@@ -268,7 +288,11 @@ def _signature(path: Path) -> str | None:
 
 
 def _reason(e: Exception) -> str:
-    return getattr(e, "strerror", None) or str(e) or type(e).__name__
+    """One-line cause: the error's text, plus FFmpeg's last error line (PyAV's ``e.log``) when logging is on."""
+    reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
+    log = getattr(e, "log", None)  # PyAV: (level, component, message), or None
+    detail = " ".join(str(log[2]).split())[:FFMPEG_LOG_CHARS] if log and len(log) > 2 else ""
+    return f"{reason}: {detail}" if detail and detail not in reason else reason
 
 
 def _open_error(path: Path, e: av.error.FFmpegError, timed_out: bool) -> MediaError:
@@ -284,9 +308,7 @@ def _open_error(path: Path, e: av.error.FFmpegError, timed_out: bool) -> MediaEr
         return MediaPermissionError(f"{path}: permission denied")
     kind = _signature(path)
     if kind is not None:
-        return CorruptMediaError(
-            f"{path}: looks like {kind} but cannot be read, corrupt or truncated ({_reason(e)})"
-        )
+        return CorruptMediaError(f"{path}: looks like {kind} but cannot be read, corrupt or truncated ({_reason(e)})")
     return NotMediaError(f"{path} is not a media file PyAV can read ({_reason(e)})")
 
 
@@ -408,14 +430,10 @@ def _check_limits(info: MediaInfo, limits: MediaLimits) -> None:
     """Header checks, before anything is decoded: duration, frame size and zero length."""
     longest = max(info.duration_s, *(s.duration_s for s in (info.audio, info.video) if s is not None))
     if longest > limits.max_duration_s:
-        raise MediaTooLongError(
-            f"{info.path} lasts {longest:.1f} s, above the {limits.max_duration_s:g} s limit"
-        )
+        raise MediaTooLongError(f"{info.path} lasts {longest:.1f} s, above the {limits.max_duration_s:g} s limit")
     if info.video is not None and info.video.width * info.video.height > limits.max_pixels:
         v = info.video
-        raise MediaTooLargeError(
-            f"{info.path}: {v.width}x{v.height} frames exceed the {limits.max_pixels}-pixel limit"
-        )
+        raise MediaTooLargeError(f"{info.path}: {v.width}x{v.height} frames exceed the {limits.max_pixels}-pixel limit")
     if info.video is not None and info.video.width * info.video.height == 0 and info.audio is None:
         raise CorruptMediaError(f"{info.path}: the video stream has no frame size")
     durations = [info.duration_s] + [s.duration_s for s in (info.audio, info.video) if s is not None]
@@ -537,8 +555,7 @@ def _check_truncation(info: MediaInfo, stream: av.stream.Stream, decoded_s: floa
         return
     if decoded_s < TRUNCATED_FRACTION * declared and declared - decoded_s > TRUNCATED_MIN_S:
         raise CorruptMediaError(
-            f"{info.path} is truncated: {decoded_s:.2f} s of audio decoded,"
-            f" the header declares {declared:.2f} s"
+            f"{info.path} is truncated: {decoded_s:.2f} s of audio decoded, the header declares {declared:.2f} s"
         )
 
 
@@ -610,9 +627,7 @@ def load_audio(
 # --- lazy video frames --------------------------------------------------------------------------------------
 
 
-def _check_frames_args(
-    fps: float | None, size: tuple[int, int] | None, start_s: float, end_s: float | None
-) -> None:
+def _check_frames_args(fps: float | None, size: tuple[int, int] | None, start_s: float, end_s: float | None) -> None:
     if fps is not None and not fps > 0:
         raise ParameterError(f"fps must be a positive number, got {fps}")
     if size is not None and (len(size) != 2 or any(int(v) != v or v <= 0 for v in size)):
@@ -670,13 +685,17 @@ def _iter_frames(
         "interpolation": "AREA" if shrink else None,
     }
     sampler = _FrameSampler(fps, video.fps, start_s)
-    budget, previous_t = limits.decode_timeout_s, None
+    budget = limits.decode_timeout_s
     with _open(path, limits, genpts=True) as container:
         stream = _best_stream(container, "video")
         if stream is None:
             raise NoVideoStreamError(f"{path}: no video stream")
-        stream.thread_type = "AUTO"
-        _seek(container, stream, start_s, video)
+        from_dts = not set(container.format.name.split(",")).isdisjoint(_DTS_TIMELINE_FORMATS)
+        # pkt_dts means "the packet that returned this frame" only without frame threading (see _FrameClock)
+        stream.thread_type = "SLICE" if from_dts else "AUTO"
+        clock = _FrameClock(stream, video.fps, from_dts)
+        preroll_s = SEEK_PREROLL_FRAMES / video.fps if from_dts and video.fps > 0 else 0.0
+        _seek(container, stream, max(0.0, start_s - preroll_s), video)
         frames = _decode_video(container, stream)
         while True:
             began = time.monotonic()
@@ -686,16 +705,13 @@ def _iter_frames(
                 raise _decode_error(path, e, budget - (time.monotonic() - began) < 0) from e
             if frame is None:
                 return
-            t = _frame_time(frame, previous_t, video.fps)
-            previous_t = t
+            t = clock.time(frame)
             if end_s is not None and t >= end_s:
                 return
             rgb = frame.to_ndarray(**convert) if sampler.take(t) else None
             budget -= time.monotonic() - began
             if budget < 0:
-                raise DecodeTimeoutError(
-                    f"{path}: decoding frames took longer than {limits.decode_timeout_s:g} s"
-                )
+                raise DecodeTimeoutError(f"{path}: decoding frames took longer than {limits.decode_timeout_s:g} s")
             if rgb is not None:
                 yield t, rgb
 
@@ -715,13 +731,46 @@ def _seek(
         container.seek(0, stream=stream)  # unseekable stream: decode from the start and skip
 
 
-def _frame_time(frame: av.VideoFrame, previous_t: float | None, fps: float) -> float:
-    """Presentation time of a frame; frames without pts follow the previous one by one period."""
-    if frame.time is not None:
-        return float(frame.time)
-    if previous_t is None:
-        return 0.0
-    return previous_t + (1.0 / fps if fps > 0 else 0.0)
+class _FrameClock:
+    """Presentation times of decoded frames (which a decoder returns in display order), in seconds.
+
+    Containers that store a pts per frame: ``frame.time``. AVI stores none: chunk k of its index is shown at
+    slot k, and FFmpeg guesses each packet's pts from its dts and the decoder's reorder delay. DivX/Xvid
+    "packed B-frames" (a P- and a B-VOP in one chunk, a 7-byte N-VOP placeholder chunk later) defeat that
+    guess: the pictures still come out in display order, but carry permuted pts (Megamind.avi: 1, 2, 3, 5, 4,
+    6, 8, 7, ... frame periods), so a third of them seem to go back in time.
+
+    On AVI the time comes from the dts instead. A decoded frame's ``dts`` is that of the packet whose decoding
+    returned it (FFmpeg's ``pkt_dts``: "the presentation time calculated from only AVPacket.dts values",
+    exact without frame threading), i.e. the frame's display slot plus the decoder's reorder delay
+    (``reorder_depth`` frames, 1 for MPEG-4 ASP with B-frames). Hence ``t = (dts - reorder_depth) *
+    time_base``: strictly increasing, chunk 0 at the stream start like the audio (FFmpeg's own guess is one
+    frame late). Unlike numbering the frames (start + k / fps), this keeps the gap left by a dropped (empty)
+    chunk and stays right after a seek into an open GOP, where the decoder discards the B-frames that precede
+    the keyframe.
+
+    Frames without a time (the decoder's flush at the end of the stream) follow the previous one by a frame
+    period; on the dts timeline a time never repeats or goes back (e.g. a reorder depth that grows mid-stream).
+    """
+
+    def __init__(self, stream: av.video.stream.VideoStream, fps: float, from_dts: bool) -> None:
+        self.stream, self.from_dts = stream, from_dts
+        self.period = 1.0 / fps if fps > 0 else 0.0
+        self.previous: float | None = None
+
+    def time(self, frame: av.VideoFrame) -> float:
+        t = self._dts_time(frame) if self.from_dts else frame.time
+        if t is None:
+            t = 0.0 if self.previous is None else self.previous + self.period
+        elif self.from_dts and self.previous is not None and t <= self.previous:
+            t = self.previous + self.period
+        self.previous = float(t)
+        return self.previous
+
+    def _dts_time(self, frame: av.VideoFrame) -> float | None:
+        if frame.dts is None or self.stream.time_base is None:
+            return None
+        return float((frame.dts - self.stream.codec_context.reorder_depth) * self.stream.time_base)
 
 
 # --- writing ------------------------------------------------------------------------------------------------
@@ -737,9 +786,7 @@ def _as_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     if x.ndim != 2 or x.shape[1] == 0:
         raise ParameterError(f"audio must be a non-empty (channels, samples) array, got shape {x.shape}")
     if x.shape[0] > MAX_CHANNELS:
-        raise ParameterError(
-            f"audio must be (channels, samples) with at most {MAX_CHANNELS} channels, got {x.shape}"
-        )
+        raise ParameterError(f"audio must be (channels, samples) with at most {MAX_CHANNELS} channels, got {x.shape}")
     if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
         raise ParameterError("audio must hold finite numbers (no NaN or Inf)")
     return np.ascontiguousarray(x, dtype=np.float32)
@@ -812,9 +859,7 @@ class _AudioPlan:
     bit_rate: int  # bits/s
 
 
-def _plan_audio(
-    info: MediaInfo, audio: np.ndarray, sample_rate: int, codec: str, bit_rate: int
-) -> _AudioPlan:
+def _plan_audio(info: MediaInfo, audio: np.ndarray, sample_rate: int, codec: str, bit_rate: int) -> _AudioPlan:
     encoder = _encoder(codec)
     x = _as_audio(audio, sample_rate)
     if x.shape[0] not in _LAYOUTS:

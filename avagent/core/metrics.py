@@ -21,7 +21,21 @@ _RATIO_FLOOR = 10.0 ** (-RATIO_CEILING_DB / 10.0)  # 1e-15
 SEGSNR_FLOOR_DB = -10.0  # per-frame clamp of segmental SNR (Quackenbush et al. 1988; Loizou 2013)
 SEGSNR_CEILING_DB = 35.0
 LOUDNESS_BLOCK_S = 0.4  # BS.1770 gating block, seconds; shorter clips are measured as one block
-MAX_LOUDNESS_CHANNELS = 5  # BS.1770 weights as pyloudnorm orders them: L, R, C, Ls, Rs
+LOUDNESS_BLOCK_OVERLAP = 0.75  # BS.1770: blocks start every 100 ms
+LOUDNESS_OFFSET_DB = -0.691  # BS.1770: makes a 997 Hz full-scale sine in one channel read -3.01 LUFS
+ABSOLUTE_GATE_LUFS = -70.0  # BS.1770 absolute gate
+RELATIVE_GATE_LU = -10.0  # BS.1770 relative gate, below the absolutely gated loudness
+# K-weighting as pyloudnorm designs it (Meter(filter_class="K-weighting")): (gain dB, Q, Hz, type).
+K_WEIGHTING = ((4.0, 1 / np.sqrt(2), 1500.0, "high_shelf"), (0.0, 0.5, 38.0, "high_pass"))
+SURROUND_WEIGHT = 1.41  # BS.1770 channel weight (+1.5 dB) of the surround channels Ls, Rs
+# Channel weights G_c by channel count. Up to 5 channels: pyloudnorm's order L, R, C, Ls, Rs (FFmpeg's mono,
+# stereo, 3.0 and 5.0 layouts too; 4 channels read as L, R, C, Ls). 6 channels: 5.1 in SMPTE/FFmpeg order
+# L, R, C, LFE, Ls, Rs, the LFE left out. Other counts above 5 have no single layout: equal weights.
+LOUDNESS_WEIGHTS = {
+    **{n: (1.0, 1.0, 1.0, SURROUND_WEIGHT, SURROUND_WEIGHT)[:n] for n in range(1, 6)},
+    6: (1.0, 1.0, 1.0, 0.0, SURROUND_WEIGHT, SURROUND_WEIGHT),
+}
+MAX_LOUDNESS_CHANNELS = 64  # more "channels" than this means the array is (samples, channels)
 OFFSET_EXCLUSION_S = (
     0.0025  # half-width around the GCC peak ignored when looking for the runner-up (confidence)
 )
@@ -191,17 +205,20 @@ def segmental_snr(
 
 
 def loudness_lufs(audio: np.ndarray, sr: int) -> float:
-    """Integrated loudness per ITU-R BS.1770-4 (pyloudnorm), in LUFS.
+    """Integrated loudness per ITU-R BS.1770-4, in LUFS.
 
     K-weighted mean square with the −70 LUFS absolute and −10 LU relative gates over 400 ms blocks
     (75 % overlap): L = −0.691 + 10 log10(Σ_c G_c · mean z_c). A full-scale 997 Hz sine in mono measures
     −3.01 LUFS (pyloudnorm's filters give −3.05). Clips shorter than 400 ms are measured as a single block
-    spanning the whole clip (still gated at −70 LUFS).
+    spanning the whole clip (still gated at −70 LUFS). Up to 5 channels this is pyloudnorm's measurement;
+    the gating is done here so that any channel count works.
 
     Parameters
     ----------
     audio : np.ndarray, shape (samples,) or (channels, samples)
-        Up to 5 channels in pyloudnorm's order (L, R, C, Ls, Rs); channels are not downmixed.
+        Channels are weighted, not downmixed (`LOUDNESS_WEIGHTS`): up to 5 channels in the order L, R, C,
+        Ls, Rs; 6 channels are 5.1 in FFmpeg's order L, R, C, LFE, Ls, Rs (LFE excluded, surrounds 1.41);
+        7 to `MAX_LOUDNESS_CHANNELS` channels weigh the same.
     sr : int
         Sample rate, Hz.
 
@@ -210,21 +227,54 @@ def loudness_lufs(audio: np.ndarray, sr: int) -> float:
     float
         LUFS; `-inf` for silence (or anything below the −70 LUFS absolute gate).
     """
-    import pyloudnorm
-
     x = np.asarray(audio, dtype=np.float64)
     if x.ndim not in (1, 2) or x.shape[-1] == 0:
         raise ParameterError(f"audio must be non-empty (samples,) or (channels, samples), got {x.shape}")
     if x.ndim == 2 and x.shape[0] > MAX_LOUDNESS_CHANNELS:
         raise ParameterError(
-            f"loudness_lufs supports up to {MAX_LOUDNESS_CHANNELS} channels, got {x.shape[0]}"
+            f"loudness_lufs takes (channels, samples) with at most {MAX_LOUDNESS_CHANNELS} channels, got {x.shape}"
         )
     if not np.all(np.isfinite(x)):
         raise ParameterError("audio contains NaN or Inf")
-    n = x.shape[-1]
-    block_s = min(LOUDNESS_BLOCK_S, n / sr)
-    meter = pyloudnorm.Meter(sr, block_size=block_s)
-    return float(meter.integrated_loudness(x.T if x.ndim == 2 else x))
+    x = x.reshape(-1, x.shape[-1])
+    weights = np.asarray(LOUDNESS_WEIGHTS.get(x.shape[0], (1.0,) * x.shape[0]))
+    used = weights > 0
+    return _gated_lufs(weights[used] @ _block_mean_squares(_k_weighted(x[used], sr), sr))
+
+
+def _k_weighted(x: np.ndarray, sr: int) -> np.ndarray:
+    """K-weighting filter (pre-filter shelf, then RLB high-pass) along the last axis."""
+    from pyloudnorm.iirfilter import IIRfilter
+
+    for gain_db, q, freq_hz, kind in K_WEIGHTING:
+        x = IIRfilter(gain_db, q, freq_hz, sr, kind).apply_filter(x)
+    return x
+
+
+def _block_mean_squares(y: np.ndarray, sr: int) -> np.ndarray:
+    """Mean square z_c,j of each channel in each gating block, shape (channels, blocks); bounds as pyloudnorm."""
+    block_s = min(LOUDNESS_BLOCK_S, y.shape[-1] / sr)
+    step = 1.0 - LOUDNESS_BLOCK_OVERLAP
+    n_blocks = int(np.round((y.shape[-1] / sr - block_s) / (block_s * step))) + 1
+    j = np.arange(n_blocks)
+    lower = (block_s * (j * step) * sr).astype(np.int64)
+    upper = np.minimum((block_s * (j * step + 1) * sr).astype(np.int64), y.shape[-1])
+    energy = np.concatenate([np.zeros((y.shape[0], 1)), np.cumsum(np.square(y), axis=-1)], axis=-1)
+    return (energy[:, upper] - energy[:, lower]) / (block_s * sr)
+
+
+def _gated_lufs(power: np.ndarray) -> float:
+    """Integrated loudness from the weighted block powers Σ_c G_c z_c,j: absolute, then relative gate."""
+    with np.errstate(divide="ignore"):
+        block_lufs = LOUDNESS_OFFSET_DB + 10.0 * np.log10(power)
+    above = block_lufs >= ABSOLUTE_GATE_LUFS
+    if not above.any():
+        return float("-inf")
+    relative_gate = LOUDNESS_OFFSET_DB + 10.0 * np.log10(power[above].mean()) + RELATIVE_GATE_LU
+    gated = (block_lufs > relative_gate) & (block_lufs > ABSOLUTE_GATE_LUFS)
+    if not gated.any():
+        return float("-inf")
+    return float(LOUDNESS_OFFSET_DB + 10.0 * np.log10(power[gated].mean()))
 
 
 # --- offset -------------------------------------------------------------------------------------------------

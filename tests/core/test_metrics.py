@@ -121,9 +121,7 @@ def test_si_sdr_rejects_bad_input(reference, estimate, message):
 # --- SNR and segmental SNR ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("error_gain", "expected_db"), [(1.0, 0.0), (0.1, 20.0), (0.01, 40.0), (10.0, -20.0)]
-)
+@pytest.mark.parametrize(("error_gain", "expected_db"), [(1.0, 0.0), (0.1, 20.0), (0.01, 40.0), (10.0, -20.0)])
 def test_snr_of_a_scaled_copy_is_analytic(error_gain, expected_db):
     x = np.random.default_rng(3).standard_normal(1000)
     assert snr(x, x + error_gain * x) == pytest.approx(expected_db, abs=1e-9)
@@ -203,9 +201,7 @@ def test_minus_20_dbfs_1_khz_sine_is_minus_23_lufs_even_when_shorter_than_a_bloc
 def test_loudness_sums_channels_and_silence_is_minus_infinity():
     sr = 48000
     mono = _sine(1000.0, 0.1, 2.0, sr)
-    assert loudness_lufs(np.stack([mono, mono]), sr) == pytest.approx(
-        loudness_lufs(mono, sr) + 3.0103, abs=1e-3
-    )
+    assert loudness_lufs(np.stack([mono, mono]), sr) == pytest.approx(loudness_lufs(mono, sr) + 3.0103, abs=1e-3)
     assert loudness_lufs(np.zeros(sr), sr) == float("-inf")
 
 
@@ -218,8 +214,50 @@ def test_loudness_follows_gain(gain_db):
     assert loudness_lufs(x * 10 ** (gain_db / 20), sr) == pytest.approx(expected, abs=1e-6)
 
 
+def _five_one(sr: int, **channels: np.ndarray) -> np.ndarray:
+    """A (6, samples) 5.1 signal in FFmpeg's order L R C LFE Ls Rs, silent except the named channels."""
+    names = ("L", "R", "C", "LFE", "Ls", "Rs")
+    n = len(next(iter(channels.values())))
+    return np.stack([channels.get(name, np.zeros(n)) for name in names])
+
+
+def test_five_one_loudness_weights_channels_per_bs1770():
+    sr = 48000
+    rng = np.random.default_rng(3)
+    speech_like = _sine(1000.0, 0.1, 2.0, sr) * (1 + 0.5 * np.sin(2 * np.pi * 3 * np.arange(2 * sr) / sr))
+    rumble = 0.5 * _sine(60.0, 1.0, 2.0, sr) + 0.1 * rng.standard_normal(2 * sr)
+    mono = loudness_lufs(speech_like, sr)
+    assert loudness_lufs(_five_one(sr, L=speech_like), sr) == pytest.approx(mono, abs=1e-9)
+    assert loudness_lufs(_five_one(sr, L=speech_like, LFE=rumble), sr) == pytest.approx(mono, abs=1e-9)
+    assert loudness_lufs(_five_one(sr, LFE=rumble), sr) == float("-inf")  # the LFE alone does not count
+    surround = 10 * np.log10(1.41)  # +1.49 dB
+    assert loudness_lufs(_five_one(sr, Ls=speech_like), sr) == pytest.approx(mono + surround, abs=1e-9)
+    both = 10 * np.log10(1 + 1 + 1 + 1.41 + 1.41)  # L R C at 1, Ls Rs at 1.41
+    same = {name: speech_like for name in ("L", "R", "C", "LFE", "Ls", "Rs")}
+    assert loudness_lufs(_five_one(sr, **same), sr) == pytest.approx(mono + both, abs=1e-9)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize(("sr", "seconds"), [(16000, 0.25), (44100, 1.3), (48000, 3.0)])
+def test_loudness_matches_pyloudnorm_up_to_five_channels(channels, sr, seconds):
+    pyloudnorm = pytest.importorskip("pyloudnorm")
+    n = round(seconds * sr)
+    x = np.random.default_rng(channels).standard_normal((channels, n)) * np.linspace(0.001, 0.3, n)
+    meter = pyloudnorm.Meter(sr, block_size=min(0.4, seconds))
+    assert loudness_lufs(x, sr) == pytest.approx(meter.integrated_loudness(x.T.copy()), abs=1e-9)
+
+
+def test_loudness_weighs_seven_or_more_channels_alike():
+    sr = 16000
+    mono = _sine(1000.0, 0.1, 1.0, sr)
+    for channels in (7, 8, 12):
+        expected = loudness_lufs(mono, sr) + 10 * np.log10(channels)
+        assert loudness_lufs(np.tile(mono, (channels, 1)), sr) == pytest.approx(expected, abs=1e-9)
+
+
 @pytest.mark.parametrize(
-    ("audio", "message"), [(np.ones((6, 1000)), "5 channels"), (np.ones(0), "non-empty")]
+    ("audio", "message"),
+    [(np.ones((65, 1000)), "at most 64 channels"), (np.ones(0), "non-empty"), (np.full(100, np.nan), "NaN")],
 )
 def test_loudness_rejects_bad_input(audio, message):
     with pytest.raises(ParameterError, match=message):
@@ -247,9 +285,7 @@ def test_gcc_phat_recovers_integer_and_fractional_delays_of_white_noise(delay):
 def test_gcc_phat_sub_sample_accuracy_property(delay, seed):
     x = np.random.default_rng(seed).standard_normal(8192)
     y = _fractional_delay(x, delay)
-    assert estimate_offset(x[64:-64], y[64:-64], 8000, max_lag_s=0.01).samples == pytest.approx(
-        delay, abs=0.01
-    )
+    assert estimate_offset(x[64:-64], y[64:-64], 8000, max_lag_s=0.01).samples == pytest.approx(delay, abs=0.01)
 
 
 def test_offset_sign_positive_when_the_second_signal_lags():
