@@ -58,6 +58,7 @@ PITCH_RANGE_ST = (-12.0, 12.0)  # PitchParams.semitones
 TARGET_LUFS_RANGE = (-50.0, -5.0)  # VolumeParams.target_lufs
 GAIN_RANGE_DB = (-30.0, 30.0)  # VolumeParams.gain_db
 MIN_GAP_RANGE_MS = (5.0, 5000.0)  # FillBlanksParams.min_gap_ms
+DEFAULT_MAX_GAP_MS = 1000.0  # FillBlanksParams.max_gap_ms default; labels widen it to cover longer dropouts
 # VolumeParams.peak_limit_dbfs default; labels raise the ceiling to 0 dBFS when the original peaks above it
 LIMITER_DEFAULT_DBFS = -1.0
 
@@ -610,7 +611,7 @@ class Dropouts:
         label = RepairLabel(
             "dropouts",
             "fill_blanks",
-            {"min_gap_ms": min_gap_ms},
+            {"min_gap_ms": min_gap_ms, "max_gap_ms": max(DEFAULT_MAX_GAP_MS, 1.5 * gap * 1000.0 / sr)},
             detail=_spec_dict(self),
             note="the lost content is synthesised from its surroundings, not recovered",
         )
@@ -828,7 +829,10 @@ def _merge(name: str, group: Sequence[RepairLabel]) -> tuple[dict[str, Any], Seq
         total = sum(lb.params["semitones"] for lb in group)
         return {"semitones": float(np.clip(total, *PITCH_RANGE_ST))}, group
     if name == "fill_blanks":
-        return {"min_gap_ms": min(lb.params["min_gap_ms"] for lb in group)}, group
+        return {
+            "min_gap_ms": min(lb.params["min_gap_ms"] for lb in group),
+            "max_gap_ms": max(lb.params.get("max_gap_ms", DEFAULT_MAX_GAP_MS) for lb in group),
+        }, group
     return dict(group[0].params), group  # volume: the earliest target is the loudness before any change
 
 

@@ -339,7 +339,7 @@ def test_dropouts_zero_active_stretches_and_touch_nothing_else(speech):
         assert np.mean(x[a:b] ** 2) >= 0.1 * np.mean(x**2)  # the gap removed real content
         mask[a:b] = True
     np.testing.assert_array_equal(result.audio[~mask], x[~mask])
-    assert result.labels[0].params == {"min_gap_ms": 25.0}
+    assert result.labels[0].params == {"min_gap_ms": 25.0, "max_gap_ms": 1000.0}
 
 
 # --- labels and plans ---------------------------------------------------------------------------------------
@@ -435,7 +435,7 @@ def test_ideal_plan_keeps_one_noise_and_one_coordination_action_by_priority():
                 _label("volume", "volume", {"target_lufs": -20.0}),
                 _label("dropouts", "fill_blanks", {"min_gap_ms": 40.0}),
             ],
-            (("fill_blanks", {"min_gap_ms": 40.0}),),
+            (("fill_blanks", {"min_gap_ms": 40.0, "max_gap_ms": 1000.0}),),
         ),
         (
             [
@@ -582,3 +582,11 @@ def test_invalid_corruption_specs_raise(make, message):
 def test_invalid_simulation_inputs_raise(audio, corruptions, message):
     with pytest.raises(ParameterError, match=message):
         simulate(audio, 8000, corruptions)
+
+
+def test_long_dropout_label_widens_max_gap() -> None:
+    """A 2 s dropout is longer than fill_blanks' default max_gap_ms; its label must still make the action fill it."""
+    sr = 8000
+    x = (0.3 * np.sin(2 * np.pi * 220 * np.arange(6 * sr) / sr)).astype(np.float32)
+    result = simulate(x, sr, [Dropouts(count=1, duration_ms=2000)], seed=0)
+    assert result.labels[0].params["max_gap_ms"] >= 2000.0
