@@ -7,6 +7,7 @@ import math
 import cv2
 import numpy as np
 import pytest
+from skimage import data as skimage_data
 
 from avagent.core.errors import ParameterError
 from avagent.tools.faces import (
@@ -18,8 +19,6 @@ from avagent.tools.faces import (
     ssd_anchors,
     weighted_nms,
 )
-
-skimage_data = pytest.importorskip("skimage.data")
 
 # scikit-image's `astronaut` (Eileen Collins, public domain, 512 x 512): the face spans about x 175-275, y
 # 75-180.
@@ -150,9 +149,7 @@ def test_weighted_nms_merges_overlaps_and_keeps_separate_faces():
     assert out_boxes[0][0] == pytest.approx(0.4, abs=1e-4)  # (0 * 0.9 + 1 * 0.6) / 1.5
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "error"), [({"model": "back"}, ParameterError), ({"model": "full"}, None)]
-)
+@pytest.mark.parametrize(("kwargs", "error"), [({"model": "back"}, ParameterError), ({"model": "full"}, None)])
 def test_detector_model_names(kwargs, error):
     if error is None:
         assert FaceDetector(**kwargs).input_size == 192

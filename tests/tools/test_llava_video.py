@@ -21,8 +21,6 @@ from avagent.tools.llava_video import (
 )
 from avagent.tools.video import get_video_describer
 
-transformers = pytest.importorskip("transformers")
-
 SPECIALS = ["<unk>", "<pad>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
 WORDS = [*SPECIALS, "user", "assistant", "Describe", *[f"w{i}" for i in range(40)]]
 IMAGE_SIZE, PATCH = 32, 8  # 4 x 4 patches per frame, pooled to 2 x 2 = 4 video tokens per frame

@@ -8,6 +8,7 @@ import time
 import cv2
 import numpy as np
 import pytest
+from skimage import data as skimage_data
 
 from avagent.core.errors import ParameterError
 from avagent.tools import imagenet
@@ -19,8 +20,6 @@ from avagent.tools.video import (
     get_video_describer,
 )
 from tests.tools.test_faces import _open_mouth
-
-skimage_data = pytest.importorskip("skimage.data")
 
 FPS = 25.0
 W, H = 640, 360
@@ -222,9 +221,7 @@ def test_big_buck_bunny_is_described_quickly():
     assert d.fps_analysed == 25.0 and d.duration_s == pytest.approx(5.3, abs=0.1)
     assert len(d.motion_energy) == pytest.approx(132, abs=1)
     assert np.isfinite(d.motion_energy.values).all()
-    assert (
-        0.001 < float(np.median(d.motion_energy.values[1:])) < 0.02
-    )  # the bunny stretches; the camera holds
+    assert 0.001 < float(np.median(d.motion_energy.values[1:])) < 0.02  # the bunny stretches; the camera holds
     assert d.scene_cuts == []  # one continuous shot
     assert d.faces.frame_fraction < 0.1  # a cartoon rabbit, not a human face
     assert len(d.labels) == 5 and "a single continuous shot" in d.caption

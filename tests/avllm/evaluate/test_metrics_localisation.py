@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn import metrics as sklearn_metrics
 
 from avagent.avllm.evaluate.masks import box_to_mask
 from avagent.avllm.evaluate.metrics.localisation import (
@@ -18,8 +19,6 @@ from avagent.avllm.evaluate.metrics.localisation import (
     success_auc,
     success_rate,
 )
-
-sklearn_metrics = pytest.importorskip("sklearn.metrics")
 
 
 class _RefEvaluator:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from avagent.avllm.evaluate.metrics.segmentation import (
     AvssAccumulator,
@@ -20,8 +21,6 @@ from avagent.avllm.evaluate.metrics.segmentation import (
     crabplus_frame_jf,
     refavs_null_s,
 )
-
-torch = pytest.importorskip("torch")
 
 
 def _ref_mask_iou(pred, target, eps=1e-7):

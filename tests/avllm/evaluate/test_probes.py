@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
+from scipy import signal
 
 from avagent.avllm.evaluate.errors import ProbeError
 from avagent.avllm.evaluate.probes import (
@@ -21,9 +23,6 @@ from avagent.avllm.evaluate.probes import (
     white_noise_like,
 )
 from avagent.core.errors import ParameterError
-
-av = pytest.importorskip("av")
-signal = pytest.importorskip("scipy.signal")
 
 SR = 16000
 SECONDS = 3
