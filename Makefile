@@ -9,12 +9,12 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip install -q -c constraints.txt
 DEPS   := pyproject.toml constraints.txt requirements-nodeps.txt
 
-.PHONY: demo test lint system-deps bench clean
+.PHONY: demo test lint system-deps services bench clean
 
 demo: $(VENV)/.demo
 	$(BIN)/avagent demo
 
-test: $(VENV)/.test system-deps
+test: $(VENV)/.test system-deps services
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -28,7 +28,10 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _mount_optional_apps() -> None:
-    """Sub-apps that live with their feature (the evaluator ships its own commands)."""
+    """Sub-apps that live with their feature (the service and the evaluator ship their own commands)."""
+    from avagent.service.cli import register as register_service_commands
+
+    register_service_commands(app)  # avagent serve, avagent batch
     try:
         from avagent.avllm.evaluate.cli import app as eval_app
     except ImportError:  # the evaluator's optional dependencies are missing

@@ -60,12 +60,56 @@ class BackendSettings(BaseModel):
     device: str = "cpu"
 
 
+def default_data_dir() -> Path:
+    """Where the service keeps its database and artifacts by default: $XDG_DATA_HOME/avagent."""
+    import os
+
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "avagent"
+
+
+class ServiceSettings(BaseModel):
+    """The HTTP service, its job store and executor (`avagent serve`, `avagent batch`)."""
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="default home of the database and artifacts")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; None: SQLite at <data_dir>/avagent.sqlite (e.g. postgresql+psycopg://...)"
+    )
+    database_schema: str | None = Field(None, description="PostgreSQL schema holding the tables (None: the default)")
+    artifacts_dir: Path | None = Field(None, description="content-addressed artifacts; None: <data_dir>/artifacts")
+    manifest_roots: list[Path] = Field(
+        default_factory=list, description="server-side directories batch manifests may read from (empty: none)"
+    )
+    max_upload_bytes: int = Field(2 * 1024**3, gt=0, description="largest request body of POST /v1/jobs, bytes")
+    max_batch_upload_bytes: int = Field(8 * 1024**3, gt=0, description="largest request body of POST /v1/batches")
+    max_json_bytes: int = Field(1024**2, gt=0, description="largest request body of any other route, bytes")
+    max_batch_items: int = Field(1000, ge=1, description="clips per batch")
+    submit_rate_per_minute: float = Field(60.0, gt=0, description="job/batch submissions per API key per minute")
+    submit_burst: int = Field(20, ge=1, description="submissions a key may make at once before the rate applies")
+    read_rate_per_minute: float = Field(1200.0, gt=0, description="other requests per API key per minute")
+    read_burst: int = Field(200, ge=1)
+    broker_url: str | None = Field(None, description="Celery broker (redis://...); None: the embedded executor")
+    workers: int = Field(1, ge=1, le=32, description="embedded executor threads (one resident toolset each)")
+    heartbeat_s: float = Field(5.0, gt=0, description="a running job refreshes its heartbeat this often, s")
+    stale_after_s: float = Field(60.0, gt=0, description="a running job without heartbeat this long is requeued")
+    max_attempts: int = Field(3, ge=1, description="claims of one job before it is failed as a poison pill")
+    keep_work_files: bool = Field(False, description="keep candidates and checkpoints of finished jobs")
+    sse_poll_s: float = Field(0.5, gt=0, description="how often an event stream looks for new events, s")
+    sse_ping_s: float = Field(15.0, gt=0, description="keep-alive comment interval of event streams, s")
+    bootstrap_admin_key_sha256: str | None = Field(
+        None, description="sha256 hex of SECRET: the key avk_bootstrap_SECRET is an admin key (first start)"
+    )
+    metrics_public: bool = Field(True, description="serve /metrics without an API key")
+    cookie_secure: bool = Field(False, description="mark the dashboard's session cookie Secure (HTTPS only)")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AVAGENT_", env_nested_delimiter="__", extra="ignore")
 
     media: MediaLimits = Field(default_factory=MediaLimits)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     backends: BackendSettings = Field(default_factory=BackendSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
     cache_dir: Path = Field(default_factory=default_cache_dir)
 
 

@@ -1,0 +1,1 @@
+"""One router per resource; `avagent.service.app` includes them."""
