@@ -77,6 +77,12 @@ class SpectralGatingParams(ActionParams):
     time_mask_smooth_ms: float = Field(50.0, ge=0.0, le=500.0, description="mask smoothing across time")
     n_fft: int = Field(1024, ge=128, le=8192, description="FFT size in samples")
 
+    @model_validator(mode="after")
+    def _n_fft_divides(self) -> SpectralGatingParams:
+        if self.n_fft % 4:
+            raise ValueError(f"n_fft must be a multiple of 4 (the hop is n_fft / 4), got {self.n_fft}")
+        return self
+
 
 class SpeedParams(ActionParams):
     rate: float = Field(

@@ -145,3 +145,16 @@ def test_sync_without_a_cue_is_not_compared() -> None:
     assert improves(revealed, original, "pareto", min_gain=0.005, fall_tolerance=0.02)
     same_cue = {"alignment": 0.99, "sync": 0.05, "details": {"no_sync_cue": True}}
     assert not improves(same_cue, original, "pareto", min_gain=0.005, fall_tolerance=0.02)
+
+
+def test_random_parameters_always_validate() -> None:
+    """Cross-field rules (fill_blanks max_gap_ms >= min_gap_ms, gating n_fft % 4) are honoured by every draw."""
+    import numpy as np
+
+    from avagent.actions.registry import ACTIONS
+    from avagent.agent.planners.random import random_params
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        for name, spec in ACTIONS.items():
+            spec.parse(random_params(name, rng))

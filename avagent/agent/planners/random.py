@@ -16,6 +16,7 @@ from avagent.actions.params import field_bounds
 from avagent.actions.registry import ACTIONS, Category
 from avagent.agent.plan import Plan, PlannedAction
 from avagent.agent.planners import PlanningInput
+from avagent.core.errors import ParameterError
 
 
 class RandomPlanner:
@@ -36,8 +37,23 @@ class RandomPlanner:
         return Plan(actions=actions, reasoning="random baseline", planner=self.name)
 
 
-def random_params(name: str, rng: np.random.Generator) -> dict[str, Any]:
-    """Uniform draws within each numeric field's range; random choice for literals and booleans."""
+def random_params(name: str, rng: np.random.Generator, attempts: int = 50) -> dict[str, Any]:
+    """Uniform draws within each numeric field's range; random choice for literals and booleans.
+
+    Draws that break a cross-field rule (e.g. max_gap_ms < min_gap_ms) are drawn again; defaults after
+    `attempts` failures.
+    """
+    for _ in range(attempts):
+        params = _draw(name, rng)
+        try:
+            ACTIONS[name].parse(params)
+        except ParameterError:
+            continue
+        return params
+    return {}
+
+
+def _draw(name: str, rng: np.random.Generator) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for field_name, info in ACTIONS[name].params_model.model_fields.items():
         if field_name.startswith("noise_") or info.default is None:
