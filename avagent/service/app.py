@@ -23,7 +23,7 @@ from avagent.service.deps import PRINCIPAL_STATE, check_access, key_from_parts
 from avagent.service.errors import ServiceError, database_unavailable, error_body, install_error_handlers
 from avagent.service.limits import BodySizeLimit
 from avagent.service.metrics import HttpMetrics
-from avagent.service.routes import auth, batches, events, jobs, system
+from avagent.service.routes import auth, batches, dashboard, events, jobs, system
 from avagent.service.schemas import BatchManifestCreate, EventPublic, JobOptions
 from avagent.service.security import ensure_bootstrap_key
 from avagent.workers.executor import Executor
@@ -71,7 +71,7 @@ def create_app(
     app = FastAPI(title="avagent", version=avagent.__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.service = service
     install_error_handlers(app)
-    for module in (jobs, events, batches, auth, system):
+    for module in (jobs, events, batches, auth, system, dashboard):
         app.include_router(module.router)
     app.add_middleware(UploadGate, service=service)
     app.add_middleware(BodySizeLimit, limit_for=_body_limits(settings))
